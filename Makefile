@@ -1,0 +1,28 @@
+# Two commands on a fresh machine:  make lab   |   make test
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: lab test figures bench students clean-venv
+
+$(STAMP): requirements.txt pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --upgrade pip
+	$(PY) -m pip install -r requirements.txt
+	touch $(STAMP)
+
+lab: $(STAMP)  ## open JupyterLab on notebooks/
+	$(PY) -m jupyterlab notebooks/
+
+test: $(STAMP)  ## the whole suite: unit tests, every notebook (nbval), browser tests
+	$(PY) -m pytest
+
+figures: $(STAMP)  ## regenerate every figure in figures/
+	$(PY) -m course_utils.figures
+
+bench: $(STAMP)  ## print the benchmarks' figures
+	for b in benchmarks/*.py; do $(PY) $$b || exit 1; done
+
+clean-venv:
+	rm -rf $(VENV)
