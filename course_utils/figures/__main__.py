@@ -1,0 +1,3 @@
+from course_utils.figures import main
+
+main()
