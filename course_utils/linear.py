@@ -153,3 +153,34 @@ def blr_log_evidence(X: torch.Tensor, y: torch.Tensor, noise_var: float, prior_v
     logdet_A = 2 * torch.log(torch.diagonal(L, dim1=-2, dim2=-1)).sum(-1)
     return (-0.5 * ((y * y).sum(-1) / noise_var - (half_quad**2).sum(-1)) - 0.5 * logdet_A
             - 0.5 * D * math.log(float(prior_var)) - 0.5 * N * math.log(2 * math.pi * float(noise_var)))
+
+
+def blr_grid_posterior_1d(x: torch.Tensor, y: torch.Tensor, noise_var: float, prior_var: float,
+                          omega_grid: torch.Tensor) -> dict[str, torch.Tensor]:
+    r"""Bayes' theorem (eq. 5) by brute force for the one-weight model :math:`y_i = \omega x_i + \epsilon_i`.
+
+    Evaluates on a grid of ω the prior :math:`p(\omega)=\mathcal N(0,\tau^2)`, the likelihood
+    :math:`p(y|X,\omega)=\prod_i\mathcal N(y_i;\omega x_i,\sigma^2_\epsilon)` (eq. 11), the evidence
+    :math:`p(y|X)=\int p(y|X,\omega)p(\omega)d\omega` by the trapezoidal rule, and the posterior
+    prior × likelihood / evidence.  A teaching and testing tool: it needs no algebra.
+
+    Args:
+        x: [N] or [N, 1] inputs.  y: [N].  omega_grid: [G] increasing grid covering the posterior.
+    Returns:
+        dict with ``prior``, ``likelihood``, ``posterior`` ([G] each) and ``evidence`` (scalar).
+    """
+    check_tensor("x", x, ndim=(1, 2))
+    check_tensor("y", y, ndim=1)
+    check_tensor("omega_grid", omega_grid, ndim=1)
+    x = x.reshape(-1)
+    check_same_rows("x", x, "y", y)
+    check_positive("noise_var", noise_var)
+    check_positive("prior_var", prior_var)
+    if omega_grid.numel() < 3 or not bool((omega_grid.diff() > 0).all()):
+        raise ValueError("omega_grid must be increasing with at least 3 points")
+    prior = torch.distributions.Normal(torch.zeros((), dtype=x.dtype, device=x.device), math.sqrt(prior_var))
+    log_lik = torch.distributions.Normal(omega_grid[:, None] * x, math.sqrt(noise_var)).log_prob(y).sum(-1)
+    joint = (prior.log_prob(omega_grid) + log_lik).exp()
+    evidence = torch.trapezoid(joint, omega_grid)
+    return {"prior": prior.log_prob(omega_grid).exp(), "likelihood": log_lik.exp(),
+            "evidence": evidence, "posterior": joint / evidence}

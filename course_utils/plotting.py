@@ -163,3 +163,15 @@ def fit_panels(
     axes[0, 0].legend(loc="lower left")
     fig.tight_layout()
     return fig
+
+
+def figure_png(fig: plt.Figure, dpi: int = 90) -> bytes:
+    """Render ``fig`` to PNG bytes and close it: for widget apps, which show figures in an
+    ``ipywidgets.Image`` (updated through the widget's state, not through cell outputs, so the
+    app works the same in JupyterLab, in nbconvert and under nbval)."""
+    import io
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi, metadata={"Software": None})
+    plt.close(fig)
+    return buf.getvalue()
