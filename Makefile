@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: lab test figures bench students clean-venv
+.PHONY: lab test figures bench slides students clean-venv
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -20,6 +20,12 @@ test: $(STAMP)  ## the whole suite: unit tests, every notebook (nbval), browser 
 
 figures: $(STAMP)  ## regenerate every figure in figures/
 	$(PY) -m course_utils.figures
+
+slides: $(STAMP)  ## HTML slides of every notebook into build/slides/
+	$(PY) -m course_utils.modes build-slides
+
+students: $(STAMP)  ## student versions (solutions removed) into build/student/
+	$(PY) -m course_utils.modes students
 
 bench: $(STAMP)  ## print the benchmarks' figures
 	for b in benchmarks/*.py; do $(PY) $$b || exit 1; done
