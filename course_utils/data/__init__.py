@@ -4,7 +4,12 @@ from the packages that ship them.
 
 Submodules (each re-exported here):
     toy     seeded 1-D regression and 2-D classification toys
+    co2     the Mauna Loa record (statsmodels) and the synthetic CO₂ monitoring generator
 """
+from course_utils.data.co2 import (LEAK_RATES, LeakData, co2_leak_dataset, co2_monitoring_series, difference_transform,
+                                   mauna_loa_co2, sliding_windows, time_split)
 from course_utils.data.toy import TOY_FUNCTIONS, toy_classification, toy_function, toy_regression
 
-__all__ = ["TOY_FUNCTIONS", "toy_classification", "toy_function", "toy_regression"]
+__all__ = ["TOY_FUNCTIONS", "toy_classification", "toy_function", "toy_regression",
+           "LEAK_RATES", "LeakData", "co2_leak_dataset", "co2_monitoring_series", "difference_transform",
+           "mauna_loa_co2", "sliding_windows", "time_split"]
