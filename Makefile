@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
+# JupyterLab refuses to run as root unless told; add the flag only for root (containers, CI).
+LAB_FLAGS ?= $(if $(filter 0,$(shell id -u)),--allow-root,)
 
 .PHONY: lab test figures bench slides students clean-venv
 
@@ -13,7 +15,7 @@ $(STAMP): requirements.txt pyproject.toml
 	touch $(STAMP)
 
 lab: $(STAMP)  ## open JupyterLab on notebooks/
-	$(PY) -m jupyterlab notebooks/
+	$(PY) -m jupyterlab $(LAB_FLAGS) notebooks/
 
 test: $(STAMP)  ## the whole suite: unit tests, every notebook (nbval), browser tests
 	$(PY) -m pytest

@@ -13,6 +13,7 @@ a stub that runs, so that the notebook still runs top to bottom.
     python -m course_utils.modes slides --check    # fail if any notebook lacks it
     python -m course_utils.modes build-slides      # HTML slides into build/slides/
     python -m course_utils.modes students          # student versions into build/student/
+    python -m course_utils.modes tidy [NB...]      # drop stale progress bars from stored outputs
 """
 from __future__ import annotations
 
@@ -93,6 +94,31 @@ def has_slide_metadata(nb: nbformat.NotebookNode) -> bool:
     return all("slide_type" in c.metadata.get("slideshow", {}) for c in nb.cells)
 
 
+_PROGRESS = re.compile(r"\d+%\|.*\|\s*\d+/\d+")
+_WIDGET = "application/vnd.jupyter.widget-view+json"
+
+
+def is_progress_output(output: nbformat.NotebookNode) -> bool:
+    """A stored tqdm progress-bar widget: in a saved notebook it is only its first frame ('0%|')."""
+    data = output.get("data", {})
+    return output.get("output_type") == "display_data" and _WIDGET in data and bool(
+        _PROGRESS.search(str(data.get("text/plain", ""))))
+
+
+def strip_progress_outputs(nb: nbformat.NotebookNode) -> int:
+    """Remove stored progress bars from cells whose outputs nbval does not compare (those without
+    ``# NBVAL_CHECK_OUTPUT``); students still see live bars when they run the cells.  Returns
+    the number of outputs removed."""
+    removed = 0
+    for cell in nb.cells:
+        if cell.cell_type != "code" or "NBVAL_CHECK_OUTPUT" in cell.source:
+            continue
+        keep = [o for o in cell.outputs if not is_progress_output(o)]
+        removed += len(cell.outputs) - len(keep)
+        cell.outputs = keep
+    return removed
+
+
 def student_version(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     """A copy of ``nb`` with each solution cell replaced by a stub and every output cleared."""
     out = copy.deepcopy(nb)
@@ -141,6 +167,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("paths", nargs="*", type=Path, help="notebooks (default: every course notebook)")
     p = sub.add_parser("build-slides", help="export HTML slides")
     p.add_argument("--out", type=Path, default=BUILD / "slides")
+    p = sub.add_parser("tidy", help="drop stale progress bars from the stored outputs")
+    p.add_argument("paths", nargs="*", type=Path, help="notebooks (default: every course notebook)")
     p = sub.add_parser("students", help="write student versions (solutions removed)")
     p.add_argument("--out", type=Path, default=BUILD / "student")
     args = parser.parse_args(argv)
@@ -157,6 +185,13 @@ def main(argv: list[str] | None = None) -> int:
         if missing:
             print("notebooks without slide metadata: " + ", ".join(missing), file=sys.stderr)
             return 1
+        return 0
+    if args.command == "tidy":
+        for path in args.paths or course_notebooks():
+            nb = nbformat.read(path, as_version=4)
+            if strip_progress_outputs(nb):
+                nbformat.write(nb, path)
+                print(f"progress bars removed: {path.name}")
         return 0
     paths = build_slides(args.out) if args.command == "build-slides" else write_students(args.out)
     for p in paths:

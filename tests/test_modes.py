@@ -68,3 +68,15 @@ def test_student_version_of_notebook_1_runs_top_to_bottom(tmp_path, monkeypatch)
     NotebookClient(nb, timeout=240, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
     errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
     assert errors == []
+
+
+def test_tidy_removes_stale_progress_bars_but_not_from_checked_cells():
+    bar = nbformat.v4.new_output("display_data", data={
+        "application/vnd.jupyter.widget-view+json": {"model_id": "x", "version_major": 2, "version_minor": 0},
+        "text/plain": "SGD:   0%|          | 0/20 [00:00<?, ?it/s]"})
+    text = nbformat.v4.new_output("stream", name="stdout", text="42\n")
+    free = nbformat.v4.new_code_cell("train()", outputs=[bar, text])
+    checked = nbformat.v4.new_code_cell("# NBVAL_CHECK_OUTPUT\ntrain()", outputs=[bar, text])
+    nb = nbformat.v4.new_notebook(cells=[free, checked])
+    assert modes.strip_progress_outputs(nb) == 1
+    assert nb.cells[0].outputs == [text] and len(nb.cells[1].outputs) == 2

@@ -21,6 +21,14 @@ def line_data(n: int = 20, seed: int = 3) -> tuple[torch.Tensor, torch.Tensor]:
     return toy_regression(n, "linear", generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
 
 
+def slope_data(n: int = 5, seed: int = 3) -> tuple[torch.Tensor, torch.Tensor]:
+    """Points of y = 0.5x + N(0, 0.2²), x ∈ [−1, 1]: a line through the origin, so that the
+    one-weight model y = ωx of the Bayes' theorem example is the true model."""
+    g = torch.Generator().manual_seed(seed)
+    x = 2 * torch.rand(n, 1, generator=g, dtype=torch.float64) - 1
+    return x, 0.5 * x[:, 0] + 0.2 * torch.randn(n, generator=g, dtype=torch.float64)
+
+
 def plot_bayes_theorem(omega_grid: torch.Tensor, parts: dict[str, torch.Tensor]) -> plt.Figure:
     """Prior, likelihood, evidence and posterior of a one-weight model, side by side (eq. 5)."""
     fig, axes = plt.subplots(1, 4, figsize=(18, 4.2))
@@ -156,7 +164,7 @@ def evidence_data() -> tuple[torch.Tensor, torch.Tensor]:
 
 @register("02_bayes_theorem")
 def bayes_theorem() -> plt.Figure:
-    x, y = line_data(5)
+    x, y = slope_data(5)
     grid = torch.linspace(-1.5, 2.0, 2001, dtype=torch.float64)
     with plotting.course_style():
         return plot_bayes_theorem(grid, blr_grid_posterior_1d(x, y, NOISE_VAR, PRIOR_VAR, grid))
