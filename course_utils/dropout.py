@@ -7,7 +7,8 @@
   :class:`DropoutTwoLayerNet` - the lecture's f^ω with dropout on x and h, which accepts explicit
   masks so that eq. (28) can be checked against ``nn.Dropout``;
 * :func:`mc_predict` - T stochastic forward passes in one batched pass, ``[T, ...]``;
-* :func:`kl_condition_weight_decay`, :func:`dropout_kl` - the KL condition of eq. (33);
+* :func:`kl_condition_weight_decay`, :func:`dropout_kl` - the KL condition of eq. (33), for the
+  inverted-dropout parametrisation (variational mean M = W/(1 − p));
 * :func:`heteroscedastic_nll`, :class:`MCDropoutMLP` - a network that predicts a mean and a log
   variance (aleatoric uncertainty), trained with the Gaussian negative log-likelihood;
 * :class:`BCNN` and :func:`bcnn_objective` - the lecture's Bayesian CNN for time series and its
@@ -294,26 +295,37 @@ def mc_predict(model: nn.Module | Callable[[torch.Tensor], torch.Tensor], x: tor
 # ----------------------------------------------------------------------------- dropout as VI
 
 
-def kl_condition_weight_decay(prior_length_scale: float, p: float, n_data: int, tau: float = 1.0) -> float:
-    r"""The weight decay λ that makes the KL condition (eq. 33) hold.
+def kl_condition_weight_decay(prior_length_scale: float, p: float, n_data: int, noise_var: float = 1.0) -> float:
+    r"""The weight decay λ on a layer's *stored* weights W that makes the KL condition (eq. 33) hold
+    for an inverted-dropout layer (``nn.Dropout``, :class:`MCDropout`, :class:`DropoutTwoLayerNet`).
 
-    With a Gaussian prior :math:`p(\omega) = \mathcal N(0, l^{-2}\mathbf I)` per weight, the KL of
-    the dropout posterior :math:`q_\phi(\mathbf W) = \mathbf M\,\mathrm{diag}(\boldsymbol\epsilon)`
-    is, for many hidden units, :math:`\mathrm{KL}(q_\phi\|p) \approx \frac{(1-p)\,l^2}{2}\|\mathbf M\|^2`
-    + const (Gal 2016, see :func:`dropout_kl`).  Eq. (33),
-    :math:`\partial_\psi N\lambda\|\mathbf W\|^2 = \partial_\phi \mathrm{KL}`, then gives
+    Such a layer computes :math:`\mathbf W\,\mathrm{diag}(\mathbf z)/(1-p)`, so its variational
+    distribution :math:`q_\phi(\hat{\mathbf W}) = \mathbf M\,\mathrm{diag}(\mathbf z)` has the mean
+    matrix :math:`\mathbf M = \mathbf W/(1-p)`.  With a Gaussian prior :math:`\mathcal N(0, l^{-2})`
+    per weight and many units, Gal's (2016) approximation (:func:`dropout_kl`) is
 
-    .. math:: \lambda = \frac{(1-p)\,l^2}{2N\tau},
+    .. math:: \mathrm{KL}(q_\phi\|p) \approx \frac{(1-p)\,l^2}{2}\|\mathbf M\|^2 - K\mathcal H(p)
+              = \frac{l^2}{2(1-p)}\|\mathbf W\|^2 - K\mathcal H(p),
 
-    where τ is the model precision: τ = 1 when the data term is the mean negative log-likelihood
-    :math:`-\frac1N\sum_i\log p(\mathbf y^{(i)}|\mathbf f^{\hat\omega_i}(\mathbf x^{(i)}))` (classification, eq. 30);
-    τ = 1/σ²_ε when it is the halved mean squared error :math:`\frac1{2N}\sum_i\|\mathbf y^{(i)}-\hat{\mathbf y}^{(i)}\|^2`.
+    and eq. (33), :math:`\partial_{\mathbf W} N\lambda\|\mathbf W\|^2 = \partial_{\mathbf W}\mathrm{KL}`
+    (for a data term of unit scale), gives
+
+    .. math:: \lambda = \frac{\sigma_\epsilon^2\, l^2}{2N(1-p)} .
+
+    σ²_ε is the observation-noise variance that turns the data term into a log-likelihood: σ²_ε = 1
+    when the data term is the mean negative log-likelihood (classification, eq. 30); σ²_ε is the
+    noise variance of eq. (14) when it is the halved mean squared error
+    :math:`\frac1{2N}\sum_i\|\mathbf y^{(i)}-\hat{\mathbf y}^{(i)}\|^2` (then the VI objective is
+    :math:`1/\sigma_\epsilon^2` times N times it, plus the KL).  For the lecture's unscaled
+    :math:`\hat{\mathbf W}=\mathbf W\mathrm{diag}(\mathbf z)` (M = W) it would be
+    :math:`(1-p)\sigma_\epsilon^2 l^2/(2N)`, smaller by the factor (1 − p)²; for a layer without
+    dropout (a bias, p = 0) both are :math:`\sigma_\epsilon^2 l^2/(2N)`.
 
     Args:
         prior_length_scale: l > 0 (prior standard deviation 1/l).
-        p: dropout rate in [0, 1).
+        p: dropout rate in [0, 1) of the layer's input.
         n_data: N, the number of training points.
-        tau: model precision τ > 0.
+        noise_var: σ²_ε > 0 (1 for classification).
     Returns:
         λ as a float.
     Raises:
@@ -322,19 +334,29 @@ def kl_condition_weight_decay(prior_length_scale: float, p: float, n_data: int, 
     check_positive("prior_length_scale", prior_length_scale)
     p = check_rate("p", p)
     check_int("n_data", n_data)
-    check_positive("tau", tau)
-    return (1.0 - p) * prior_length_scale**2 / (2.0 * n_data * tau)
+    check_positive("noise_var", noise_var)
+    return noise_var * prior_length_scale**2 / (2.0 * n_data * (1.0 - p))
 
 
 def dropout_kl(M: torch.Tensor, p: float, prior_length_scale: float) -> torch.Tensor:
-    r"""Gal's approximation of :math:`\mathrm{KL}(q_\phi(\mathbf W)\|p(\mathbf W))` for a dropout
-    layer (the right-hand side of eq. 33):
+    r"""Gal's (2016) approximation of :math:`\mathrm{KL}(q_\phi(\hat{\mathbf W})\|p(\hat{\mathbf W}))` for one
+    dropout layer (the right-hand side of eq. 33), up to an additive constant:
 
     .. math:: \mathrm{KL} \approx \frac{(1-p)\,l^2}{2}\|\mathbf M\|^2 - K\,\mathcal H(p),\qquad
               \mathcal H(p) = -p\log p - (1-p)\log(1-p),
 
-    with K the number of rows of M (the Bernoulli variables, one per input unit of the layer,
-    as in ``M diag(z)``).  ``M``: the layer's weight matrix [K_out, K]; returns a scalar.
+    for :math:`q_\phi(\hat{\mathbf W}) = \mathbf M\,\mathrm{diag}(\mathbf z)`, :math:`z_j\sim\mathrm{Bernoulli}(1-p)`, and
+    the prior :math:`\mathcal N(0, l^{-2})` per weight.  K is the number of columns of M: the input
+    units of the layer, one Bernoulli variable each (``M diag(z)`` zeroes whole columns); 𝓗(p) is
+    the entropy of one of them.
+
+    ``M`` is the *mean* matrix [K_out, K] of the variational distribution: for the lecture's
+    unscaled dropout M = W, for an inverted-dropout layer (``nn.Dropout``, :class:`MCDropout`),
+    which stores W and computes W diag(z)/(1 − p), pass ``M = W / (1 − p)``
+    (see :func:`kl_condition_weight_decay`).  Returns a scalar.
+
+    Raises:
+        ValueError/TypeError naming the bad argument.
     """
     check_tensor("M", M, ndim=2)
     p = check_rate("p", p)
@@ -389,8 +411,8 @@ class BCNN(nn.Module):
               \hat{\mathbf W}_2)\hat{\mathbf W}_3)\hat{\mathbf W}_4)\mathbf W_5),
 
     four ReLU layers (σ_R) whose weights are dropped out (an :class:`MCDropout` on each layer's
-    input) and a linear output layer W₅ followed by the softmax σ_S (applied by the loss / the
-    caller: ``forward`` returns logits).  The first three layers are 1-D convolutions (with max
+    input) and a linear output layer W₅ - not dropped out, as in the lecture's formula - followed
+    by the softmax σ_S (applied by the loss / the caller: ``forward`` returns logits).  The first three layers are 1-D convolutions (with max
     pooling), the fourth a dense layer.  Input [N, C, L] → logits [N, n_classes].
 
     Args:
@@ -420,7 +442,6 @@ class BCNN(nn.Module):
             MCDropout(p), nn.Conv1d(c, c, kernel_size, padding=pad), nn.ReLU(), nn.AdaptiveMaxPool1d(4),     # Ŵ3
             nn.Flatten(),
             MCDropout(p), nn.Linear(4 * c, hidden), nn.ReLU(),                                              # Ŵ4
-            MCDropout(p),
         )
         self.out = nn.Linear(hidden, n_classes)                                                              # W5
 

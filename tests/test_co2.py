@@ -67,13 +67,18 @@ def test_difference_transform_and_windows():
     torch.testing.assert_close(w[4], x[1, 3:7])
 
 
-def test_time_split_trains_on_the_start_and_tests_on_the_end_without_overlap():
+def test_time_split_puts_train_validation_and_test_in_consecutive_blocks_without_shared_steps():
     starts = torch.arange(0, 1000 - 50 + 1, 10).repeat(3)
-    train, val, test = time_split(starts, 50, 1000, test_fraction=0.2, val_fraction=0.3, generator=torch.Generator().manual_seed(0))
-    assert int((starts[train] + 50).max()) <= 800 and int((starts[val] + 50).max()) <= 800
-    assert int(starts[test].min()) >= 800
-    assert len(set(train.tolist()) & set(val.tolist())) == 0
-    assert len(val) == pytest.approx(0.3 * (len(train) + len(val)), abs=1)
+    train, val, test = time_split(starts, 50, 1000, test_fraction=0.2, val_fraction=0.2)
+    assert int((starts[train] + 50).max()) <= 600                                  # training: [0, 600)
+    assert int(starts[val].min()) >= 600 and int((starts[val] + 50).max()) <= 800  # validation: [600, 800)
+    assert int(starts[test].min()) >= 800                                          # test: [800, 1000)
+    # no window of one set shares a time step with a window of another (neighbours overlap by 40 steps)
+    steps = [set((starts[idx, None] + torch.arange(50)).reshape(-1).tolist()) for idx in (train, val, test)]
+    assert not (steps[0] & steps[1]) and not (steps[1] & steps[2]) and not (steps[0] & steps[2])
+    # every window that fits in one block is used; only the straddling ones are dropped
+    fits = ((starts + 50 <= 600) | ((starts >= 600) & (starts + 50 <= 800)) | (starts >= 800)).sum()
+    assert len(train) + len(val) + len(test) == int(fits)
 
 
 def test_leak_dataset_has_the_lectures_class_balance_and_split():
@@ -81,7 +86,8 @@ def test_leak_dataset_has_the_lectures_class_balance_and_split():
     assert d.x.ndim == 3 and d.x.shape[1] == 1 and d.x.shape[2] == 64            # window 65 → 64 differences
     assert float(d.labels.float().mean()) == pytest.approx(0.75)                  # 3 of 4 scenarios leak (lecture: 75.8 %)
     assert torch.equal(d.labels, (d.rate > 0).long())
-    assert int(d.start[d.test].min()) >= int((d.start[d.train] + 65).max())  # test after everything trained on
+    assert int(d.start[d.val].min()) >= int((d.start[d.train] + 65).max())   # validation after training ...
+    assert int(d.start[d.test].min()) >= int((d.start[d.val] + 65).max())    # ... and test after validation
     ratio = d.x[:, 0] / difference_transform(d.raw)                              # one common scale factor
     assert float(ratio.nan_to_num(float(ratio[0, 0])).std()) < 1e-3 * float(ratio[0, 0].abs())
     assert set(torch.unique(d.rate).tolist()) == set(LEAK_RATES)
@@ -98,6 +104,7 @@ def test_leak_dataset_has_the_lectures_class_balance_and_split():
     (lambda: sliding_windows(torch.zeros(2, 10), 4, 0), "stride"),
     (lambda: time_split(torch.arange(10), 5, 100, test_fraction=1.0), "test_fraction"),
     (lambda: time_split(torch.arange(10), 5, 100, val_fraction=0.0), "val_fraction"),
+    (lambda: time_split(torch.arange(10), 5, 100, val_fraction=0.5, test_fraction=0.5), "val_fraction"),
     (lambda: co2_leak_dataset(5, rates=(30.0, 300.0)), "rates"),
     (lambda: co2_leak_dataset(5, window=4), "window"),
 ])

@@ -106,15 +106,48 @@ def test_bernoulli_mask_variance_is_largest_at_p_one_half(gen):
     assert float((dr.bernoulli_mask((n,), 0.3, generator=gen)).mean()) == pytest.approx(0.7, abs=5 * math.sqrt(0.21 / n))
 
 
-def test_kl_condition_weight_decay_matches_the_gradient_of_the_dropout_kl(gen):
-    # eq. (33): d/dW [N λ ||W||²] = d/dW KL(q||p) with λ = (1-p) l² / (2N)
+def test_dropout_kl_is_the_prior_cross_entropy_minus_the_mask_entropy(gen):
+    # Gal's approximation: KL(q||p) ≈ E_q[-log p(M diag(z))] - H[z] + const, with the constant -log p(0).
+    # Exact expectation over all 2^K masks of K = 4 columns; truth from torch.distributions (float64 round-off).
+    M = torch.randn(3, 4, generator=gen, dtype=torch.float64)
+    p, l = 0.3, 2.0
+    prior = torch.distributions.Normal(torch.tensor(0.0, dtype=torch.float64), torch.tensor(1 / l, dtype=torch.float64))
+    Z = torch.tensor([[(k >> j) & 1 for j in range(4)] for k in range(16)], dtype=torch.float64)
+    P_Z = torch.where(Z == 1, torch.tensor(1 - p, dtype=torch.float64), torch.tensor(p, dtype=torch.float64)).prod(1)
+    cross_entropy = -sum(w * prior.log_prob(M @ torch.diag(z)).sum() for w, z in zip(P_Z, Z)) + prior.log_prob(torch.zeros_like(M)).sum()
+    mask_entropy = 4 * torch.distributions.Bernoulli(probs=torch.tensor(1 - p, dtype=torch.float64)).entropy()
+    torch.testing.assert_close(dr.dropout_kl(M, p, l), cross_entropy - mask_entropy, rtol=1e-12, atol=1e-12)
+
+
+def test_inverted_dropout_layer_has_variational_mean_w_over_one_minus_p(gen):
+    # nn.Dropout-style layers compute W diag(z)/(1-p) = M diag(z) with M = W/(1-p), and E[Ŵ] = W.
+    W = torch.randn(3, 5, generator=gen, dtype=torch.float64)
+    z = dr.bernoulli_mask((5,), 0.4, generator=gen, dtype=torch.float64)
+    torch.testing.assert_close(dr.dropped_weights(W, z, 0.4), (W / 0.6) @ torch.diag(z), rtol=1e-12, atol=1e-12)
+
+
+def test_kl_condition_weight_decay_makes_eq_33_hold_for_inverted_dropout(gen):
+    # eq. (33): d/dW [N λ ||W||²] = d/dW KL(q||p), the KL computed from its definition via the variational
+    # mean M = W/(1-p) (autograd through the division), λ = σ²_ε l² / (2N(1-p)) from the closed form.
     W = torch.randn(4, 6, generator=gen, dtype=torch.float64, requires_grad=True)
     p, l, N = 0.3, 2.0, 500
     lam = dr.kl_condition_weight_decay(l, p, N)
     (g_decay,) = torch.autograd.grad(N * lam * W.pow(2).sum(), W)
-    (g_kl,) = torch.autograd.grad(dr.dropout_kl(W, p, l), W)
+    (g_kl,) = torch.autograd.grad(dr.dropout_kl(W / (1 - p), p, l), W)
     torch.testing.assert_close(g_decay, g_kl, rtol=1e-12, atol=1e-12)
-    assert dr.kl_condition_weight_decay(l, p, N, tau=4.0) == pytest.approx(lam / 4)
+    # the λ of the unscaled parametrisation, (1-p) l²/(2N), is too small by (1-p)² for inverted dropout
+    assert lam * (1 - p) ** 2 == pytest.approx((1 - p) * l**2 / (2 * N), rel=1e-12)
+    assert dr.kl_condition_weight_decay(l, p, N, noise_var=0.25) == pytest.approx(lam / 4, rel=1e-12)
+    assert dr.kl_condition_weight_decay(l, 0.0, N) == pytest.approx(l**2 / (2 * N), rel=1e-12)   # no dropout: bias
+
+
+def test_bcnn_drops_out_four_layers_and_not_the_output_layer():
+    model = dr.BCNN(64, p=0.2)
+    mods = list(model.features)
+    drops = [i for i, m in enumerate(mods) if isinstance(m, dr.MCDropout)]
+    assert len(drops) == 4
+    assert all(isinstance(mods[i + 1], (nn.Conv1d, nn.Linear)) for i in drops)   # each drops a layer's input
+    assert not isinstance(mods[-1], dr.MCDropout)                                 # W5 sees the hidden units as they are
 
 
 def test_heteroscedastic_nll_equals_torch_gaussian_nll(device, gen):
@@ -154,8 +187,10 @@ def test_bcnn_outputs_logits_and_its_objective_is_nll_plus_l2(device, gen):
     (lambda: dr.kl_condition_weight_decay(1.0, 1.0, 10), "p"),
     (lambda: dr.kl_condition_weight_decay(-1.0, 0.5, 10), "prior_length_scale"),
     (lambda: dr.kl_condition_weight_decay(1.0, 0.5, 0), "n_data"),
-    (lambda: dr.kl_condition_weight_decay(1.0, 0.5, 10, tau=0.0), "tau"),
+    (lambda: dr.kl_condition_weight_decay(1.0, 0.5, 10, noise_var=0.0), "noise_var"),
     (lambda: dr.dropout_kl(torch.ones(2, 2), 1.2, 1.0), "p"),
+    (lambda: dr.dropout_kl(torch.ones(2), 0.5, 1.0), "M"),
+    (lambda: dr.dropout_kl(torch.ones(2, 2), 0.5, 0.0), "prior_length_scale"),
     (lambda: dr.dropped_weights(torch.ones(2, 3), torch.ones(4)), "z"),
     (lambda: dr.dropped_weights(torch.ones(2, 3), torch.full((3,), 0.5)), "z"),
     (lambda: dr.heteroscedastic_nll(torch.zeros(3), torch.zeros(3), torch.zeros(4)), "log_var"),

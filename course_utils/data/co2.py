@@ -13,8 +13,8 @@ Goldeneye ("No leak, 30T, 300T and 3000T"): a sensor on the sea floor sees
   the current direction, is intermittent (turbulence) and grows with the leak rate.
 
 Windows of the records are labelled leak / no-leak; :func:`difference_transform` is the lecture's
-difference transform; :func:`time_split` puts training and validation data at the start of the
-record and test data at its end.
+difference transform; :func:`time_split` cuts the record into three blocks of time: training data
+at the start, validation data next, test data at the end.
 
 Units: time in hours, concentration in µmol/kg (dissolved CO₂), currents in m/s, distances in km,
 leak rates in tonnes/day.
@@ -194,18 +194,27 @@ def difference_transform(x: torch.Tensor) -> torch.Tensor:
 
 
 def time_split(starts: torch.Tensor, window: int, n_steps: int, *, test_fraction: float = 0.2,
-               val_fraction: float = 0.3, generator: torch.Generator | None = None,
-               ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Split windows in time, as in the lecture's Table 1: training and validation data from the
-    start of the record, test data from its end.
+               val_fraction: float = 0.2) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Split windows into three consecutive blocks of time, as in the lecture's Table 1:
+    training data from the start of the record, validation data from the next block, test data
+    from the end.
 
-    Windows that end before the split time (1 − ``test_fraction``)·n_steps form the pool from
-    which a random ``val_fraction`` is the validation set and the rest the training set; windows
-    that start at or after it are the test set; windows that straddle it are dropped, so that no
-    test sample overlaps a training sample.
+    The record [0, n_steps) is cut at t_val = (1 − ``val_fraction`` − ``test_fraction``)·n_steps and
+    t_test = (1 − ``test_fraction``)·n_steps.  A window [s, s + window) is a training window if it
+    ends by t_val, a validation window if it starts at or after t_val and ends by t_test, and a test
+    window if it starts at or after t_test; windows that straddle a cut are dropped.  So no two
+    windows of different sets share a time step (overlapping neighbours - with a stride smaller
+    than the window - stay in one set), and neither validation nor test data leak training samples.
 
+    Args:
+        starts: [M] start index of every window (in its record).
+        window: window length.
+        n_steps: record length.
+        test_fraction, val_fraction: shares of the record's time, each in (0, 1), summing to < 1.
     Returns:
-        index tensors (train, val, test) into ``starts``.
+        index tensors (train, val, test) into ``starts``, each sorted.
+    Raises:
+        ValueError/TypeError naming the bad argument.
     """
     check_tensor("starts", starts.to(torch.float64) if isinstance(starts, torch.Tensor) else starts, ndim=1)
     check_int("window", window)
@@ -213,12 +222,15 @@ def time_split(starts: torch.Tensor, window: int, n_steps: int, *, test_fraction
     for name, f in (("test_fraction", test_fraction), ("val_fraction", val_fraction)):
         if isinstance(f, bool) or not isinstance(f, (int, float)) or not 0 < f < 1:
             raise ValueError(f"{name} must be a number in (0, 1), got {f!r}")
-    t_split = int(round((1 - test_fraction) * n_steps))
-    early = torch.nonzero(starts + window <= t_split).reshape(-1)
-    test = torch.nonzero(starts >= t_split).reshape(-1)
-    perm = early[torch.randperm(early.numel(), generator=generator).to(early.device)]
-    n_val = int(round(val_fraction * early.numel()))
-    return perm[n_val:].sort().values, perm[:n_val].sort().values, test
+    if test_fraction + val_fraction >= 1:
+        raise ValueError(f"val_fraction + test_fraction must be < 1 (training data come first), got {val_fraction + test_fraction}")
+    t_val = int(round((1 - test_fraction - val_fraction) * n_steps))
+    t_test = int(round((1 - test_fraction) * n_steps))
+    ends = starts + window
+    train = torch.nonzero(ends <= t_val).reshape(-1)
+    val = torch.nonzero((starts >= t_val) & (ends <= t_test)).reshape(-1)
+    test = torch.nonzero(starts >= t_test).reshape(-1)
+    return train, val, test
 
 
 class LeakData(NamedTuple):
@@ -238,7 +250,7 @@ class LeakData(NamedTuple):
 
 def co2_leak_dataset(n_days: float = 60.0, *, window: int = 65, stride: int = 16, sensors_per_rate: int = 6,
                      rates: Sequence[float] = LEAK_RATES, dt_hours: float = 0.25, difference: bool = True,
-                     standardise: bool = True, test_fraction: float = 0.2, val_fraction: float = 0.3,
+                     standardise: bool = True, test_fraction: float = 0.2, val_fraction: float = 0.2,
                      generator: torch.Generator | None = None, dtype: torch.dtype = torch.float32,
                      device: torch.device | str | None = None) -> LeakData:
     """The lecture's classification data set: windows of CO₂ records labelled leak / no-leak.
@@ -250,7 +262,9 @@ def co2_leak_dataset(n_days: float = 60.0, *, window: int = 65, stride: int = 16
     ``difference`` the windows are difference-transformed (length ``window − 1``); with
     ``standardise`` they are divided by a robust scale of the training windows (1.4826 × their
     median absolute value, the standard deviation for Gaussian data, which the rare leak spikes
-    do not inflate).  Without ``difference``, each window's mean is subtracted instead.
+    do not inflate).  Without ``difference``, each window's mean is subtracted instead.  The
+    split is :func:`time_split`: training windows from the first 1 − ``val_fraction`` −
+    ``test_fraction`` of the record, then validation, then test windows, with no shared time steps.
 
     Returns:
         a :class:`LeakData`; ``x`` is [M, 1, L] on ``device``.
@@ -270,8 +284,7 @@ def co2_leak_dataset(n_days: float = 60.0, *, window: int = 65, stride: int = 16
     sensor = torch.arange(len(per_sensor_rates)).repeat_interleave(n_win)
     rate = rec["leak_rate"][sensor]
     labels = (rate > 0).long()
-    train, val, test = time_split(starts, window, n_steps, test_fraction=test_fraction,
-                                  val_fraction=val_fraction, generator=generator)
+    train, val, test = time_split(starts, window, n_steps, test_fraction=test_fraction, val_fraction=val_fraction)
     x = difference_transform(raw) if difference else raw - raw.mean(-1, keepdim=True)
     if standardise:   # a robust scale (the MAD of the training windows): leak spikes do not set it
         x = x / (1.4826 * x[train].abs().median())

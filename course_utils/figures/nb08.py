@@ -102,23 +102,26 @@ def dropout_masks() -> plt.Figure:
 
 
 def bernoulli_variance_curves(n_draws: int = 20_000, seed: int = 0):
-    """Var[z] = p(1 − p) and the variance of one dropped-out linear unit Σ_j w_j z_j h_j, without
-    (lecture) and with the 1/(1 − p) scaling of inverted dropout, by Monte Carlo, over a grid of p."""
+    """Var[z] and the variance of one dropped-out linear unit Σ_j w_j z_j h_j, without (lecture)
+    and with the 1/(1 − p) scaling of inverted dropout, all by Monte Carlo (``n_draws`` masks of 32
+    elements per p), over a grid of p.  Returns ps, Var[z], Var unscaled, Var inverted, Σ_j (w_j h_j)²."""
     g = torch.Generator().manual_seed(seed)
     ps = torch.linspace(0.05, 0.95, 19, dtype=torch.float64)
     wh = torch.randn(32, generator=g, dtype=torch.float64)           # w_j h_j of one unit
-    unscaled, inverted = [], []
+    mask_var, unscaled, inverted = [], [], []
     for p in ps:
         z = bernoulli_mask((n_draws, 32), float(p), generator=g, dtype=torch.float64)
+        mask_var.append(z.var(0).mean())                              # Monte Carlo Var[z], averaged over 32 elements
         out = z @ wh
         unscaled.append(out.var())
         inverted.append((out / (1 - p)).var())
-    return ps, ps * (1 - ps), torch.stack(unscaled), torch.stack(inverted), wh.pow(2).sum()
+    return ps, torch.stack(mask_var), torch.stack(unscaled), torch.stack(inverted), wh.pow(2).sum()
 
 
 def plot_bernoulli_variance(ps, mask_var, unscaled, inverted, sum_wh2) -> plt.Figure:
     fig, axes = plt.subplots(1, 2, figsize=(13, 4.6))
-    axes[0].plot(ps, mask_var, label=r"Var$[z] = p(1-p)$")
+    axes[0].plot(ps, ps * (1 - ps), color=COLORS["grey"], label=r"$p(1-p)$")
+    axes[0].plot(ps, mask_var, "o", label=r"Var$[z]$, Monte Carlo")
     axes[0].axvline(0.5, color=COLORS["grey"], ls=":", label="p = 0.5")
     axes[0].set(xlabel="dropout rate $p$", ylabel="variance", title="Variance of a Bernoulli mask element")
     axes[0].legend()
