@@ -56,13 +56,14 @@ def test_kl_explorer_in_jupyterlab(jupyter_lab, page, artifacts):
     params_a = _params(page)
     assert (params_a["q_mean"], params_a["q_std"]) == (1.5, 1.25)
     shown_a = _wait_until_displayed(page, kl_explorer_state(**params_a))
-    set_slider(page, "kl-q-mean", -0.75)
-    params = {**params_a, "q_mean": -0.75}
+    set_slider(page, "kl-q-mean", -1.25)
+    params = {**params_a, "q_mean": -1.25}
     shown_qp, shown_pq = _wait_until_displayed(page, kl_explorer_state(**params))
     assert _params(page) == params
     assert shown_qp != shown_a[0] and shown_pq != shown_a[1]            # both values moved with the slider
 
-    # the reverse-KL fit button: KL[q‖p] goes down, to what course_utils computes from this start
+    # the reverse-KL fit button: KL[q‖p] goes down, to what course_utils computes from this start,
+    # and q moves onto the left mode at -s/2 (mode seeking)
     explorer.screenshot(path=str(artifacts / "kl_explorer_before_fit.png"))
     figure_before = page.locator(".kl-figure").first.get_attribute("src")
     page.locator(".kl-fit-reverse").first.click()
@@ -71,6 +72,7 @@ def test_kl_explorer_in_jupyterlab(jupyter_lab, page, artifacts):
     mu, std = fit_q(**params, direction="reverse")
     assert fitted_qp == pytest.approx(kl_explorer_state(**{**params, "q_mean": mu, "q_std": std}).kl_qp, rel=1e-6)
     assert read_slider(page, "kl-q-mean") == pytest.approx(mu, abs=0.006)      # the readout shows 2 decimals
+    assert mu == pytest.approx(-params["separation"] / 2, abs=0.05)
     page.wait_for_function("(old) => document.querySelector('.kl-figure').getAttribute('src') !== old", arg=figure_before,
                            timeout=30_000)                                      # the drawing follows
     explorer.screenshot(path=str(artifacts / "kl_explorer_after_reverse_fit.png"))

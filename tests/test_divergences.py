@@ -245,6 +245,36 @@ def test_reverse_fit_seeks_the_mode_nearest_its_start(device):
     assert right[1] < 0.5 * float(dv.fit_gaussian(mix.log_prob, "forward", grid=grid)[1])
 
 
+def test_reverse_kl_has_a_broad_optimum_between_close_modes_but_not_between_far_ones(device):
+    """Notebook 3, section 4: for p = 0.45 N(-s/2, 0.6²) + 0.55 N(s/2, 0.8²) a wide start finds a broad
+    local minimum between the modes at s = 4 (better than the left mode, worse than the right one);
+    at s = 6 the same start lands on the right mode, where KL[q‖p] ≈ -log 0.55."""
+    weights, stds = (0.45, 0.55), (0.6, 0.8)
+    grid = torch.linspace(-20, 20, 4001, dtype=F64, device=device)
+
+    def kl_qp_scipy(m, s, sep):     # independent: scipy quadrature on NumPy densities
+        p_np = _mixture_np(weights, (-sep / 2, sep / 2), stds)
+        return integrate.quad(lambda x: np.exp(_norm_logpdf(x, m, s)) * (_norm_logpdf(x, m, s) - np.log(p_np(x))),
+                              m - 12 * s, m + 12 * s, points=[-sep / 2, sep / 2], limit=200)[0]
+
+    def fit(sep, init):
+        mix = dv.gaussian_mixture(torch.tensor(weights, dtype=F64, device=device),
+                                  torch.tensor([-sep / 2, sep / 2], dtype=F64, device=device),
+                                  torch.tensor(stds, dtype=F64, device=device))
+        return [float(v) for v in dv.fit_gaussian(mix.log_prob, "reverse", init=init, grid=grid)]
+
+    broad, left, right = fit(4.0, (0.0, 2.0)), fit(4.0, (-2.0, 0.6)), fit(4.0, (2.0, 0.8))
+    assert abs(broad[0]) < 1.0 and broad[1] > 1.5                       # between the modes, wider than both
+    best = kl_qp_scipy(*broad, 4.0)
+    for dm, ds in ((0.02, 0), (-0.02, 0), (0, 0.02), (0, -0.02)):       # a local minimum, not a saddle
+        assert kl_qp_scipy(broad[0] + dm, broad[1] * (1 + ds), 4.0) > best
+    assert kl_qp_scipy(*right, 4.0) < best < kl_qp_scipy(*left, 4.0)
+    far = fit(6.0, (0.0, 2.0))
+    assert far[0] == pytest.approx(3.0, abs=0.01) and far[1] == pytest.approx(0.8, abs=0.01)
+    # the neglected overlap of the far component is below the 1e-3 level at s = 6
+    assert kl_qp_scipy(*far, 6.0) == pytest.approx(-math.log(0.55), abs=1e-3)
+
+
 def test_mean_field_closed_forms_minimise_kl_mvn_in_each_direction():
     mu_p = torch.tensor([0.5, -1.0], dtype=F64)
     cov_p = torch.tensor([[1.0, 0.8], [0.8, 2.0]], dtype=F64)

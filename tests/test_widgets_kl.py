@@ -109,13 +109,38 @@ def test_app_fit_buttons_move_the_q_sliders_to_the_optimum():
     assert app.q_mean.value == pytest.approx(0.0, abs=1e-9)        # moment matching: the mixture's mean
 
 
+def test_reverse_fit_from_the_default_q_seeks_a_mode():
+    """The app's showpiece: pressing "fit q: reverse" in the default state lands on a mode, not between them."""
+    app = kl.KLExplorer(draw=False)
+    before = app.kl_qp.value
+    app.fit_reverse_button.click()
+    width = kl.DEFAULTS["width_2"]
+    assert app.q_mean.value == pytest.approx(kl.DEFAULTS["separation"] / 2, abs=0.01)   # the right mode at +s/2
+    assert app.q_std.value == pytest.approx(width, abs=0.01)                            # about as narrow as it
+    assert app.kl_qp.value < before
+    # for two well separated modes of weight 1/2, q = one component pays KL[q||p] ≈ -log(1/2)
+    assert app.kl_qp.value == pytest.approx(math.log(2), abs=0.01)
+
+
+def test_reverse_fit_from_a_wide_central_q_stops_at_a_broad_q_with_larger_kl():
+    """The broad stationary point between the modes: a local optimum of KL[q||p], worse than the mode fits."""
+    app = kl.KLExplorer(draw=False, q_mean=0.5, q_std=1.5)
+    app.fit_reverse_button.click()
+    broad = app.kl_qp.value
+    assert abs(app.q_mean.value) < 0.05 and app.q_std.value > 1.5
+    mode = kl.kl_explorer_state(**{**kl.DEFAULTS, "q_mean": 2.0, "q_std": 0.6}).kl_qp
+    assert broad > mode + 0.3
+
+
 def test_app_classes_let_a_browser_find_its_widgets():
     app = kl.KLExplorer(draw=False)
     for name, slider in app.sliders.items():
         assert "kl-" + name.replace("_", "-") in slider._dom_classes
     assert "kl-qp-value" in app.kl_qp._dom_classes and "kl-pq-value" in app.kl_pq._dom_classes
     assert "kl-fit-reverse" in app.fit_reverse_button._dom_classes
-    assert "application/vnd.jupyter.widget-view+json" in app._repr_mimebundle_()
+    bundle = app._repr_mimebundle_()
+    assert "application/vnd.jupyter.widget-view+json" in bundle
+    assert "VBox" not in bundle["text/plain"]                  # a stored notebook shows a sentence, not a repr
 
 
 def test_draw_state_makes_two_labelled_panels():

@@ -31,7 +31,9 @@ RANGES = {
     "separation": (0.0, 6.0, 0.1), "weight": (0.05, 0.95, 0.01), "width_1": (0.2, 2.0, 0.05),
     "width_2": (0.2, 2.0, 0.05), "q_mean": (-6.0, 6.0, 0.01), "q_std": (0.1, 4.0, 0.01),
 }
-DEFAULTS = {"separation": 4.0, "weight": 0.5, "width_1": 0.6, "width_2": 0.6, "q_mean": 0.5, "q_std": 1.5}
+#: The default q sits off-centre, in the basin of the right mode: "fit q: reverse" from it shows mode seeking.
+#: (From a wide q near the middle, e.g. μ = 0.5, σ = 1.5, the reverse fit stops at a broad q between the modes.)
+DEFAULTS = {"separation": 4.0, "weight": 0.5, "width_1": 0.6, "width_2": 0.6, "q_mean": 1.25, "q_std": 1.0}
 #: The part of the ω axis the app draws (fixed, so that the picture does not jump).
 VIEW = (-8.0, 8.0)
 
@@ -243,4 +245,12 @@ class KLExplorer:
         return mu, std
 
     def _repr_mimebundle_(self, **kwargs):
-        return self.widget._repr_mimebundle_(**kwargs)
+        bundle = self.widget._repr_mimebundle_(**kwargs)
+        if isinstance(bundle, tuple):       # (data, metadata)
+            bundle = (dict(bundle[0]), bundle[1])
+            data = bundle[0]
+        else:
+            bundle = data = dict(bundle)
+        if "text/plain" in data:            # shown where widgets cannot render: a sentence, not a VBox repr
+            data["text/plain"] = "KL explorer (interactive: run this cell in JupyterLab to use it)"
+        return bundle
