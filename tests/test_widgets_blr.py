@@ -61,3 +61,11 @@ def test_app_values_follow_the_sliders():
 def test_bad_settings_raise_an_error_naming_the_argument(kwargs, match):
     with pytest.raises((TypeError, ValueError), match=match):
         blr.blr_explorer_state(**kwargs)
+
+
+def test_app_displays_its_widget_with_a_sentence_as_plain_text():
+    app = blr.BLRExplorer()
+    bundle = app._repr_mimebundle_()
+    data = bundle[0] if isinstance(bundle, tuple) else bundle
+    assert "application/vnd.jupyter.widget-view+json" in data
+    assert data["text/plain"].startswith("BLR explorer")

@@ -148,7 +148,10 @@ class BLRExplorer:
         with course_style():
             self.figure.value = figure_png(plot_explorer_state(self.state, self.prior_var.value, self.degree.value))
 
-    def _ipython_display_(self) -> None:
-        from IPython.display import display
-
-        display(self.widget)
+    def _repr_mimebundle_(self, **kwargs: object) -> object:
+        """Display the app's widget; where widgets cannot render, a sentence instead of a VBox repr."""
+        bundle = self.widget._repr_mimebundle_(**kwargs)
+        data = bundle[0] if isinstance(bundle, tuple) else bundle
+        if "text/plain" in data:
+            data["text/plain"] = "BLR explorer (interactive: run this cell in JupyterLab to use it)"
+        return bundle
