@@ -5,11 +5,23 @@ from the packages that ship them.
 Submodules (each re-exported here):
     toy     seeded 1-D regression and 2-D classification toys
     co2     the Mauna Loa record (statsmodels) and the synthetic CO₂ monitoring generator
+    images  MNIST-format IDX files: cache, checksummed download, Debian's Fashion-MNIST, sklearn digits
+    flow    synthetic 2-D velocity fields (u, v) on a 32×32 grid and sparse sensor measurements
+
+The command ``python -m course_utils.data fetch mnist|fashion-mnist`` prefetches an image set.
 """
 from course_utils.data.co2 import (LEAK_RATES, LeakData, co2_leak_dataset, co2_monitoring_series, difference_transform,
                                    mauna_loa_co2, sliding_windows, time_split)
+from course_utils.data.flow import (flow_fields, masked_measurements, measurement_mask, nested_measurements,
+                                    random_masked_measurements, sample_measurements, sensor_positions)
+from course_utils.data.images import (DATASETS, DataFileError, ImageSet, data_dir, download, fetch, load_digits_set,
+                                      load_idx_set, load_images, read_idx)
 from course_utils.data.toy import TOY_FUNCTIONS, toy_classification, toy_function, toy_regression
 
 __all__ = ["TOY_FUNCTIONS", "toy_classification", "toy_function", "toy_regression",
            "LEAK_RATES", "LeakData", "co2_leak_dataset", "co2_monitoring_series", "difference_transform",
-           "mauna_loa_co2", "sliding_windows", "time_split"]
+           "mauna_loa_co2", "sliding_windows", "time_split",
+           "flow_fields", "masked_measurements", "measurement_mask", "nested_measurements", "random_masked_measurements",
+           "sample_measurements", "sensor_positions",
+           "DATASETS", "DataFileError", "ImageSet", "data_dir", "download", "fetch", "load_digits_set", "load_idx_set",
+           "load_images", "read_idx"]
