@@ -113,3 +113,63 @@ def gradient_variance() -> plt.Figure:
             ax.legend()
         fig.tight_layout()
         return fig
+
+
+def _node(ax, xy, text, *, width=1.6, stochastic=False, color="#FFFFFF"):
+    """A node of the computational graph: a circle for a random variable, a box for a deterministic one."""
+    from matplotlib.patches import Circle, FancyBboxPatch
+
+    x, y = xy
+    if stochastic:
+        ax.add_patch(Circle((x, y), 0.45, facecolor="#FCE3D0", edgecolor="#D55E00", lw=2.5))
+    else:
+        ax.add_patch(FancyBboxPatch((x - width / 2, y - 0.35), width, 0.7, boxstyle="round,pad=0.06",
+                                    facecolor=color, edgecolor="#0072B2", lw=2.5))
+    ax.text(x, y, text, ha="center", va="center", fontsize=18)
+
+
+def _arrow(ax, a, b, *, color="#000000", ls="-", rad=0.0):
+    """An arrow between two points (given at the nodes' edges)."""
+    from matplotlib.patches import FancyArrowPatch
+
+    ax.add_patch(FancyArrowPatch(a, b, arrowstyle="-|>", mutation_scale=22, lw=2.2, color=color, ls=ls,
+                                 connectionstyle=f"arc3,rad={rad}", shrinkA=2, shrinkB=2))
+
+
+@register("05_reparametrization_trick")
+def reparametrization_trick_graph() -> plt.Figure:
+    """The computational graph before and after the reparametrization trick (lecture, slide
+    'The reparametrization trick'): the noise ε is moved out of the path from φ to the loss."""
+    with plotting.course_style():
+        fig, axes = plt.subplots(1, 2, figsize=(16, 5.8))
+        for ax in axes:
+            ax.set_xlim(0, 10)
+            ax.set_ylim(0, 5.2)
+            ax.axis("off")
+        ax = axes[0]
+        ax.set_title("sampling $\omega\sim q_\phi(\omega)$:\nno gradient through the random node", fontsize=17)
+        _node(ax, (1.4, 2.6), r"$\phi=(\mu,\sigma)$", width=2.2)
+        _node(ax, (5.0, 2.6), r"$\omega$", stochastic=True)
+        _node(ax, (8.5, 2.6), r"$\hat{\mathcal{L}}(\omega)$")
+        _arrow(ax, (2.6, 2.6), (4.5, 2.6))
+        ax.text(3.55, 2.85, "sample", ha="center", fontsize=14)
+        _arrow(ax, (5.5, 2.6), (7.65, 2.6))
+        _arrow(ax, (8.5, 2.15), (5.3, 2.1), color="#D55E00", ls="--", rad=-0.3)
+        ax.text(7.0, 1.2, r"$\partial\hat{\mathcal{L}}/\partial\omega$", fontsize=17, color="#D55E00", ha="center")
+        ax.text(3.3, 1.4, r"$\partial\omega/\partial\phi$ = ?", fontsize=18, color="#D55E00", ha="center")
+        ax = axes[1]
+        ax.set_title("reparametrised $\\omega = g(\\phi,\\epsilon) = \\mu + \\sigma\\epsilon$:\nthe noise moved out of the path",
+                     fontsize=17)
+        _node(ax, (1.4, 3.7), r"$\phi=(\mu,\sigma)$", width=2.2)
+        _node(ax, (1.4, 1.3), r"$\epsilon$", stochastic=True)
+        ax.text(1.4, 0.45, r"$\epsilon\sim\mathcal{N}(0,1)$", ha="center", fontsize=15)
+        _node(ax, (5.2, 2.6), r"$\omega=g(\phi,\epsilon)$", width=2.6, color="#E8F1FA")
+        _node(ax, (8.7, 2.6), r"$\hat{\mathcal{L}}(\omega)$")
+        _arrow(ax, (2.55, 3.5), (3.9, 2.85))
+        _arrow(ax, (1.85, 1.45), (3.9, 2.35))
+        _arrow(ax, (6.5, 2.6), (7.85, 2.6))
+        _arrow(ax, (8.7, 3.0), (2.0, 4.15), color="#009E73", ls="--", rad=0.2)
+        ax.text(5.6, 4.55, r"$\nabla_\phi\hat{\mathcal{L}} = \frac{\partial\hat{\mathcal{L}}}{\partial\omega}\,"
+                r"\frac{\partial g}{\partial\phi}$", fontsize=19, color="#009E73", ha="center")
+        fig.tight_layout()
+        return fig

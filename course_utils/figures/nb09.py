@@ -122,3 +122,34 @@ def difference_transform_figure() -> plt.Figure:
     d = difference_transform(raw)
     with plotting.course_style():
         return plot_windows(raw, d / d[0].std(), rec["leak_rate"])
+
+
+@register("09_leak_probability")
+def leak_probability() -> plt.Figure:
+    """The lecture's μ_Leak and σ_Leak for every test window of the BCNN trained as in notebook 9."""
+    import torch.nn.functional as F  # noqa: F401  (the objective uses it)
+
+    from course_utils import dropout as dr
+    from course_utils import uncertainty as uq
+    from course_utils.data.co2 import co2_leak_dataset
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        data = co2_leak_dataset(n_days=40, sensors_per_rate=4, window=65, stride=16,
+                                generator=torch.Generator().manual_seed(0))
+        p, n_train = 0.2, len(data.train)
+        torch.manual_seed(0)
+        bcnn = dr.BCNN(length=data.x.shape[-1], p=p)
+        dropped = lambda name: name.startswith("features") and name.endswith("weight")  # noqa: E731  W1 … W4
+        lambdas = {name: dr.kl_condition_weight_decay(1.0, p if dropped(name) else 0.0, n_train)
+                   for name, _ in bcnn.named_parameters()}
+        dr.fit(bcnn, lambda m, xb, yb: dr.bcnn_objective(m, xb, yb, lambdas), data.x[data.train], data.labels[data.train],
+               steps=300, lr=3e-3, batch_size=128, generator=torch.Generator().manual_seed(0), progress=False)
+        torch.manual_seed(1)
+        probs = dr.mc_predict(bcnn, data.x[data.test], T=100).double().softmax(-1)
+        mu, sigma = uq.class_mean_std(probs, c=1)
+    finally:
+        torch.set_num_threads(threads)
+    with plotting.course_style():
+        return plot_mu_sigma(mu, sigma, data.labels[data.test])
