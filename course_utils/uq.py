@@ -36,33 +36,64 @@ def mlp(d_in: int, d_hidden: int, d_out: int = 1, *, generator: torch.Generator 
     return net
 
 
-def neg_log_joint(model: nn.Module, x: torch.Tensor, y: torch.Tensor, noise_var: float, prior_var: float
-                  ) -> torch.Tensor:
+def neg_log_joint(model: nn.Module, x: torch.Tensor, y: torch.Tensor, noise_var: float, prior_var: float, *,
+                  data_scale: float = 1.0) -> torch.Tensor:
     r""":math:`-\log p(Y|X,\omega) - \log p(\omega)` up to constants: the Gaussian likelihood
     :math:`\mathcal N(y; f^\omega(x), \sigma^2_\epsilon)` and the prior :math:`\mathcal N(0, \tau^2)` on
-    every parameter — eq. (3)'s L2 penalty with λ = σ²_ε/τ² after scaling by 1/(2σ²_ε)."""
+    every parameter — eq. (3)'s L2 penalty with λ = σ²_ε/τ² after scaling by 1/(2σ²_ε).
+
+    ``data_scale`` multiplies the data term: N/M turns a minibatch of M of the N points into an
+    unbiased estimate of the full-data value (the N/M of eq. 26).  Returns a scalar."""
     resid = y - model(x)[:, 0]
-    return 0.5 * (resid**2).sum() / noise_var + 0.5 * sum((p**2).sum() for p in model.parameters()) / prior_var
+    return (data_scale * 0.5 * (resid**2).sum() / noise_var
+            + 0.5 * sum((p**2).sum() for p in model.parameters()) / prior_var)
 
 
 def fit_map(model: nn.Module, x: torch.Tensor, y: torch.Tensor, noise_var: float, prior_var: float, *,
-            steps: int = 3000, lr: float = 0.01, progress: bool = True, desc: str = "MAP") -> list[float]:
-    """The MAP estimate: minimise :func:`neg_log_joint` by full-batch Adam, then polish with L-BFGS
-    (the delta method needs a true minimum).  Updates ``model`` in place; returns the loss curve."""
+            steps: int = 3000, lr: float = 0.01, batch_size: int | None = None,
+            generator: torch.Generator | None = None, polish: bool = True, progress: bool = True,
+            desc: str = "MAP") -> list[float]:
+    """The MAP estimate: minimise :func:`neg_log_joint` by Adam, then (``polish``) with full-batch
+    L-BFGS (the delta method needs a true minimum).  Updates ``model`` in place; returns the loss
+    curve (the minibatch estimates while Adam runs, then the full-data value after L-BFGS).
+
+    ``batch_size`` M < N: minibatch Adam on the unbiased estimate with the data term scaled by
+    N/M (eq. 26), the minibatches drawn without replacement, epoch by epoch, with ``generator``
+    (the lecture's "min-batch optimization" of a deep ensemble's members).  ``None``: full batch.
+
+    Raises:
+        ValueError/TypeError naming the argument: bad shapes, non-positive variances, steps,
+        lr or batch_size.
+    """
     check_tensor("x", x, ndim=2)
     check_tensor("y", y, ndim=1)
     check_same_rows("x", x, "y", y)
     check_positive("noise_var", noise_var)
     check_positive("prior_var", prior_var)
     check_int("steps", steps)
+    check_positive("lr", lr)
+    N = x.shape[0]
+    if batch_size is not None:
+        check_int("batch_size", batch_size)
+        batch_size = min(batch_size, N)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
-    losses = []
+    losses: list[float] = []
+    batches: list[torch.Tensor] = []
     for _ in tqdm(range(steps), desc=desc, disable=not progress, leave=False):
+        if batch_size is None or batch_size == N:
+            xb, yb, scale = x, y, 1.0
+        else:
+            if not batches:
+                batches = list(torch.randperm(N, generator=generator).to(x.device).split(batch_size))
+            idx = batches.pop(0)
+            xb, yb, scale = x[idx], y[idx], N / len(idx)
         opt.zero_grad()
-        loss = neg_log_joint(model, x, y, noise_var, prior_var)
+        loss = neg_log_joint(model, xb, yb, noise_var, prior_var, data_scale=scale)
         loss.backward()
         opt.step()
         losses.append(float(loss.detach()))
+    if not polish:
+        return losses
     lbfgs = torch.optim.LBFGS(model.parameters(), max_iter=500, tolerance_grad=1e-9, tolerance_change=1e-12,
                               line_search_fn="strong_wolfe")
 
@@ -194,3 +225,88 @@ def wasserstein2_gaussian(mean_a: torch.Tensor, std_a: torch.Tensor, mean_b: tor
     for name, t in (("mean_a", mean_a), ("std_a", std_a), ("mean_b", mean_b), ("std_b", std_b)):
         check_tensor(name, t)
     return ((mean_a - mean_b) ** 2 + (std_a - std_b) ** 2).sqrt()
+
+
+def sample_moments(f: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    r"""Mean and variance over the first (sample) dimension, the Monte Carlo form of eq. (25):
+    :math:`\bar f = \frac1T\sum_t f_t`, :math:`\frac1T\sum_t (f_t-\bar f)^2` (the 1/T of the law of total
+    variance).  ``f`` [T, M] → (mean [M], epistemic variance [M])."""
+    check_tensor("f", f, ndim=2)
+    return f.mean(0), f.var(0, correction=0)
+
+
+def regression_scores(y_test: torch.Tensor, mean_test: torch.Tensor, var_test: torch.Tensor,
+                      mean_grid: torch.Tensor, var_grid: torch.Tensor, ref_mean_grid: torch.Tensor,
+                      ref_var_grid: torch.Tensor, far: torch.Tensor, level: float = 0.95) -> dict[str, float]:
+    r"""The comparison of notebook 10 for one method with a Gaussian predictive N(mean, var) (var the
+    *predictive* variance, epistemic + σ²_ε):
+
+    - ``"NLL"``: mean test negative log-likelihood :math:`-\frac1N\sum\log\mathcal N(y;\mu,\sigma^2)` (nats);
+    - ``"coverage"``: fraction of test targets inside the central ``level`` interval;
+    - ``"std far"``: mean predictive standard deviation on the grid points where ``far`` is True;
+    - ``"W2"``: mean over the grid of the 2-Wasserstein distance to the reference predictive.
+
+    Shapes: test tensors [N], grid tensors [G], ``far`` a boolean mask [G].
+    Raises ValueError/TypeError naming the argument (shapes, non-positive variances, empty ``far``).
+    """
+    from course_utils.uncertainty import gaussian_nll
+    for name, t in (("mean_grid", mean_grid), ("var_grid", var_grid), ("ref_mean_grid", ref_mean_grid),
+                    ("ref_var_grid", ref_var_grid)):
+        check_tensor(name, t, ndim=1)
+        if t.shape != mean_grid.shape:
+            raise ValueError(f"{name} must have the grid's shape {tuple(mean_grid.shape)}, got {tuple(t.shape)}")
+    check_positive("var_grid", var_grid)
+    check_positive("ref_var_grid", ref_var_grid)
+    check_positive("var_test", check_tensor("var_test", var_test, ndim=1))
+    if not isinstance(far, torch.Tensor) or far.dtype != torch.bool or far.shape != mean_grid.shape:
+        raise TypeError(f"far must be a boolean mask of the grid's shape {tuple(mean_grid.shape)}")
+    if not bool(far.any()):
+        raise ValueError("far must select at least one grid point")
+    std_test = var_test.sqrt()
+    w2 = wasserstein2_gaussian(mean_grid, var_grid.sqrt(), ref_mean_grid, ref_var_grid.sqrt())
+    return {"NLL": float(gaussian_nll(y_test, mean_test, var_test)),
+            "coverage": float(interval_coverage(y_test, mean_test, std_test, level)),
+            "std far": float(var_grid[far].sqrt().mean()),
+            "W2": float(w2.mean())}
+
+
+# ----------------------------------------------------------------------------- classification
+
+
+def categorical_neg_log_joint(model: nn.Module, x: torch.Tensor, labels: torch.Tensor, prior_var: float, *,
+                              data_scale: float = 1.0) -> torch.Tensor:
+    r"""Classification's :math:`-\log p(Y|X,\omega) - \log p(\omega)` up to constants: N times the
+    cross-entropy of eq. (1) (``data_scale`` times the sum over the given points) plus the
+    N(0, τ²) prior on every parameter, :math:`\|\omega\|^2/(2\tau^2)`.  ``x`` [N, D], ``labels`` [N]
+    integer classes, ``model`` maps to logits [N, K].  Returns a scalar."""
+    check_tensor("x", x, ndim=2)
+    if not isinstance(labels, torch.Tensor) or labels.dtype not in (torch.int64, torch.int32) or labels.ndim != 1:
+        raise TypeError("labels must be a 1-D integer tensor of class indices")
+    check_same_rows("x", x, "labels", labels)
+    check_positive("prior_var", prior_var)
+    nll = torch.nn.functional.cross_entropy(model(x), labels, reduction="sum")
+    return data_scale * nll + 0.5 * sum((p**2).sum() for p in model.parameters()) / prior_var
+
+
+def classification_scores(probs_test: torch.Tensor, labels: torch.Tensor, probs_far: torch.Tensor,
+                          n_bins: int = 10) -> dict[str, float]:
+    r"""Accuracy, test NLL, expected calibration error (ECE) of the MC predictive
+    :math:`\bar p = \frac1T\sum_t \hat p_t` on a test set, and far from the data the mean predictive
+    entropy :math:`\mathcal H[\bar p]` and mutual information :math:`\mathcal I[y^*,\omega]` (epistemic part;
+    zero for a single deterministic network, T = 1).
+
+    ``probs_test`` [T, N, K], ``labels`` [N], ``probs_far`` [T, M, K].  Raises ValueError/TypeError
+    naming the argument."""
+    from course_utils.uncertainty import check_probabilities, entropy_decomposition, expected_calibration_error
+    check_probabilities("probs_test", probs_test, ndim=3)
+    check_probabilities("probs_far", probs_far, ndim=3)
+    if not isinstance(labels, torch.Tensor) or labels.ndim != 1 or labels.shape[0] != probs_test.shape[1]:
+        raise ValueError(f"labels must be a 1-D tensor of {probs_test.shape[1]} class indices")
+    p_bar = probs_test.mean(0)
+    far = entropy_decomposition(probs_far)
+    nll = -torch.log(p_bar.gather(1, labels[:, None]).clamp_min(torch.finfo(p_bar.dtype).tiny)).mean()
+    return {"accuracy": float((p_bar.argmax(1) == labels).to(p_bar.dtype).mean()),
+            "NLL": float(nll),
+            "ECE": float(expected_calibration_error(p_bar, labels, n_bins)),
+            "entropy far": float(far.total.mean()),
+            "MI far": float(far.epistemic.mean())}
