@@ -147,7 +147,7 @@ def reparametrization_trick_graph() -> plt.Figure:
             ax.set_ylim(0, 5.2)
             ax.axis("off")
         ax = axes[0]
-        ax.set_title("sampling $\omega\sim q_\phi(\omega)$:\nno gradient through the random node", fontsize=17)
+        ax.set_title("sampling $\\omega\\sim q_\\phi(\\omega)$:\nno gradient through the random node", fontsize=17)
         _node(ax, (1.4, 2.6), r"$\phi=(\mu,\sigma)$", width=2.2)
         _node(ax, (5.0, 2.6), r"$\omega$", stochastic=True)
         _node(ax, (8.5, 2.6), r"$\hat{\mathcal{L}}(\omega)$")
