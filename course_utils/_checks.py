@@ -72,3 +72,10 @@ def check_same_rows(name_a: str, a: torch.Tensor, name_b: str, b: torch.Tensor) 
         raise ValueError(
             f"{name_a} and {name_b} must have the same number of rows, got {a.shape[0]} and {b.shape[0]}"
         )
+
+
+def check_regression_data(x: torch.Tensor, y: torch.Tensor) -> None:
+    """Check a regression data set: inputs ``x`` [N, D] and targets ``y`` [N], finite, same N."""
+    check_tensor("x", x, ndim=2)
+    check_tensor("y", y, ndim=1)
+    check_same_rows("x", x, "y", y)

@@ -16,7 +16,7 @@ from torch.distributions import Normal, kl_divergence
 from torch.nn import functional as F
 from tqdm.auto import tqdm
 
-from course_utils._checks import check_int, check_positive, check_same_rows, check_tensor
+from course_utils._checks import check_int, check_positive, check_regression_data, check_tensor
 from course_utils.vi import minibatch_elbo_loss, standard_normal
 
 __all__ = ["BayesLinear", "BNN", "bayes_by_backprop", "predictive_samples", "minibatch_gradients",
@@ -180,9 +180,7 @@ def bayes_by_backprop(model: BNN, x: torch.Tensor, y: torch.Tensor, noise_var: f
     """
     if not isinstance(model, nn.Module) or not callable(getattr(model, "kl", None)):
         raise TypeError(f"model must be a BNN or BayesLinear (an nn.Module with a kl() method), got {type(model).__name__}")
-    check_tensor("x", x, ndim=2)
-    check_tensor("y", y, ndim=1)
-    check_same_rows("x", x, "y", y)
+    check_regression_data(x, y)
     check_positive("noise_var", noise_var)
     check_int("epochs", epochs)
     check_int("batch_size", batch_size)
@@ -229,9 +227,7 @@ def minibatch_gradients(model: nn.Module, x: torch.Tensor, y: torch.Tensor, nois
     Returns:
         [n_repeats, P]: one flattened gradient over all P variational parameters per row.
     """
-    check_tensor("x", x, ndim=2)
-    check_tensor("y", y, ndim=1)
-    check_same_rows("x", x, "y", y)
+    check_regression_data(x, y)
     check_positive("noise_var", noise_var)
     check_int("batch_size", batch_size)
     check_int("n_repeats", n_repeats)
@@ -281,9 +277,7 @@ def nuts_posterior(x: torch.Tensor, y: torch.Tensor, *, d_hidden: int, noise_var
     import pyro
     from pyro.infer import MCMC, NUTS
 
-    check_tensor("x", x, ndim=2)
-    check_tensor("y", y, ndim=1)
-    check_same_rows("x", x, "y", y)
+    check_regression_data(x, y)
     check_int("d_hidden", d_hidden)
     check_positive("noise_var", noise_var)
     check_positive("prior_var", prior_var)

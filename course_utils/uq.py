@@ -17,7 +17,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from course_utils._checks import check_int, check_positive, check_same_rows, check_tensor
+from course_utils._checks import check_int, check_positive, check_regression_data, check_same_rows, check_tensor
 
 
 def mlp(d_in: int, d_hidden: int, d_out: int = 1, *, generator: torch.Generator | None = None,
@@ -65,9 +65,7 @@ def fit_map(model: nn.Module, x: torch.Tensor, y: torch.Tensor, noise_var: float
         ValueError/TypeError naming the argument: bad shapes, non-positive variances, steps,
         lr or batch_size.
     """
-    check_tensor("x", x, ndim=2)
-    check_tensor("y", y, ndim=1)
-    check_same_rows("x", x, "y", y)
+    check_regression_data(x, y)
     check_positive("noise_var", noise_var)
     check_positive("prior_var", prior_var)
     check_int("steps", steps)

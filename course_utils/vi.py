@@ -367,6 +367,19 @@ def reparam_grad(f: Callable[[torch.Tensor], torch.Tensor], mu: torch.Tensor, lo
 # ----------------------------------------------------------------------------- Gaussian families
 
 
+def _initial_mean(dim: int, init_mean: torch.Tensor | None, init_std: float, dtype: torch.dtype,
+                  device: torch.device | str | None) -> torch.Tensor:
+    """Validate the arguments shared by the Gaussian families and return the initial mean [D]."""
+    check_int("dim", dim)
+    check_positive("init_std", init_std)
+    if init_mean is None:
+        return torch.zeros(dim, dtype=dtype, device=device)
+    mean = check_tensor("init_mean", init_mean, ndim=1).detach().to(dtype=dtype, device=device).clone()
+    if mean.shape != (dim,):
+        raise ValueError(f"init_mean must have shape ({dim},), got {tuple(mean.shape)}")
+    return mean
+
+
 class MeanFieldGaussian(nn.Module):
     r"""The mean-field Gaussian family :math:`q_\phi(\omega)=\prod_d\mathcal N(\omega_d;\mu_d,\sigma_d^2)`,
     φ = (μ, log σ) ∈ ℝ^{2D}.
@@ -379,13 +392,7 @@ class MeanFieldGaussian(nn.Module):
     def __init__(self, dim: int, *, init_mean: torch.Tensor | None = None, init_std: float = 1.0,
                  dtype: torch.dtype = torch.float64, device: torch.device | str | None = None) -> None:
         super().__init__()
-        check_int("dim", dim)
-        check_positive("init_std", init_std)
-        mean = torch.zeros(dim, dtype=dtype, device=device) if init_mean is None else \
-            check_tensor("init_mean", init_mean, ndim=1).detach().to(dtype=dtype, device=device).clone()
-        if mean.shape != (dim,):
-            raise ValueError(f"init_mean must have shape ({dim},), got {tuple(mean.shape)}")
-        self.mean = nn.Parameter(mean)
+        self.mean = nn.Parameter(_initial_mean(dim, init_mean, init_std, dtype, device))
         self.log_std = nn.Parameter(torch.full((dim,), math.log(init_std), dtype=dtype, device=device))
 
     @property
@@ -417,13 +424,7 @@ class FullCovGaussian(nn.Module):
     def __init__(self, dim: int, *, init_mean: torch.Tensor | None = None, init_std: float = 1.0,
                  dtype: torch.dtype = torch.float64, device: torch.device | str | None = None) -> None:
         super().__init__()
-        check_int("dim", dim)
-        check_positive("init_std", init_std)
-        mean = torch.zeros(dim, dtype=dtype, device=device) if init_mean is None else \
-            check_tensor("init_mean", init_mean, ndim=1).detach().to(dtype=dtype, device=device).clone()
-        if mean.shape != (dim,):
-            raise ValueError(f"init_mean must have shape ({dim},), got {tuple(mean.shape)}")
-        self.mean = nn.Parameter(mean)
+        self.mean = nn.Parameter(_initial_mean(dim, init_mean, init_std, dtype, device))
         self.off_diag = nn.Parameter(torch.zeros(dim, dim, dtype=dtype, device=device))
         self.log_diag = nn.Parameter(torch.full((dim,), math.log(init_std), dtype=dtype, device=device))
 

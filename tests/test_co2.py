@@ -1,5 +1,4 @@
 """CO₂ data: the Mauna Loa record and the synthetic monitoring generator of notebook 9."""
-import math
 
 import numpy as np
 import pytest

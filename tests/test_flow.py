@@ -1,7 +1,6 @@
 """The synthetic flow fields (the stand-in for the lecture's ocean-model data) and the sensors."""
 from __future__ import annotations
 
-import math
 
 import pytest
 import torch

@@ -1,7 +1,6 @@
 """Eqs. (1)-(4): losses as negative log-likelihoods, the L2 penalty and minibatch SGD."""
 import math
 
-import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F

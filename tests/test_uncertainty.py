@@ -1,5 +1,4 @@
 """The aleatoric/epistemic decompositions, Gaussian NLL, entropy, calibration and decision cost."""
-import math
 
 import numpy as np
 import pytest

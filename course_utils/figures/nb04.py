@@ -12,7 +12,7 @@ from course_utils import plotting
 from course_utils.data import toy_regression
 from course_utils.figures import register
 from course_utils.linear import blr_posterior, polynomial_features
-from course_utils.vi import blr_elbo, blr_kl_to_posterior
+from course_utils.vi import blr_elbo
 
 NOISE_VAR, PRIOR_VAR = 0.04, 1.0
 
@@ -57,7 +57,6 @@ def elbo_gap() -> plt.Figure:
                 (r"shift $t$ of the mean along the main axis of $\mathbf{S}$",
                  r"scale $s$ of the covariance: $s\,\mathbf{S}$"), ("linear", "log")):
             elbo = blr_elbo(X, y, s2, t2, qm, qc)
-            gap = blr_kl_to_posterior(X, y, s2, t2, qm, qc)
             ax.axhline(log_ev, color=plotting.COLORS["data"], ls="--", label=r"$\log p(\mathbf{Y}|\mathbf{X})$")
             ax.plot(t, elbo, color=plotting.COLORS["mean"], label=r"ELBO $\mathcal{L}_{VI}(\phi)$")
             ax.fill_between(t.numpy(), elbo.numpy(), log_ev, color=plotting.COLORS["alt"], alpha=0.25,

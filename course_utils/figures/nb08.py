@@ -2,10 +2,7 @@
 heteroscedastic MC-dropout regression with its aleatoric and epistemic bands."""
 from __future__ import annotations
 
-import math
-
 import matplotlib.pyplot as plt
-import numpy as np
 import torch
 
 from course_utils import plotting

@@ -127,8 +127,6 @@ def difference_transform_figure() -> plt.Figure:
 @register("09_leak_probability")
 def leak_probability() -> plt.Figure:
     """The lecture's μ_Leak and σ_Leak for every test window of the BCNN trained as in notebook 9."""
-    import torch.nn.functional as F  # noqa: F401  (the objective uses it)
-
     from course_utils import dropout as dr
     from course_utils import uncertainty as uq
     from course_utils.data.co2 import co2_leak_dataset

@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 
 import matplotlib.pyplot as plt
-import numpy as np
 import torch
 
 from course_utils import dropout, plotting, uq
@@ -67,7 +66,6 @@ def train_classifiers(X: torch.Tensor, L: torch.Tensor, *, n_members: int = 5, s
     a deterministic MAP network, a deep ensemble of ``n_members`` such networks, and MC dropout
     (p = 0.2, prior variance 1/(1 − p) from the KL condition).  Returns name → (models, T) where
     the T-pass class probabilities are ``probabilities(models, x, T)``."""
-    N = X.shape[0]
     make = lambda s: uq.mlp(2, 16, 3, generator=torch.Generator().manual_seed(s), activation=torch.nn.ReLU).to(X.device)
     loss = lambda m, a, b: uq.categorical_neg_log_joint(m, a, b, 1.0)
     members = uq.train_ensemble(make, lambda m: dropout.fit(m, loss, X, L, steps=steps, lr=0.01, progress=False),
