@@ -304,6 +304,16 @@ def _eval_f(f: Callable, omega: torch.Tensor, n_samples: int) -> torch.Tensor:
     return out
 
 
+def _pathwise_draws(f: Callable[[torch.Tensor], torch.Tensor], mu: torch.Tensor, log_std: torch.Tensor,
+                    n_samples: int, generator: torch.Generator | None
+                    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The shared start of both gradient estimators: validate, and draw ε ~ N(0, 1) [S, *mu.shape]
+    so that ω = μ + σε.  Returns (μ, σ, ε), detached from any graph the caller holds."""
+    _check_mu_log_std(f, mu, log_std, n_samples)
+    mu = mu.detach()
+    return mu, log_std.detach().exp(), standard_normal((n_samples, *mu.shape), mu, generator)
+
+
 def score_function_grad(f: Callable[[torch.Tensor], torch.Tensor], mu: torch.Tensor, log_std: torch.Tensor,
                         n_samples: int, *, generator: torch.Generator | None = None) -> torch.Tensor:
     r"""Per-sample score-function (REINFORCE, likelihood-ratio) estimates of the gradient of
@@ -325,10 +335,7 @@ def score_function_grad(f: Callable[[torch.Tensor], torch.Tensor], mu: torch.Ten
     Raises:
         TypeError/ValueError naming ``f``, ``mu``, ``log_std`` or ``n_samples``.
     """
-    _check_mu_log_std(f, mu, log_std, n_samples)
-    mu, log_std = mu.detach(), log_std.detach()
-    std = log_std.exp()
-    eps = standard_normal((n_samples, *mu.shape), mu, generator)
+    mu, std, eps = _pathwise_draws(f, mu, log_std, n_samples, generator)
     with torch.no_grad():
         fx = _eval_f(f, mu + std * eps, n_samples).reshape(n_samples, *([1] * mu.ndim))
     return torch.stack([fx * eps / std, fx * (eps**2 - 1)], dim=1)
@@ -354,10 +361,7 @@ def reparam_grad(f: Callable[[torch.Tensor], torch.Tensor], mu: torch.Tensor, lo
     Raises:
         TypeError/ValueError naming ``f``, ``mu``, ``log_std`` or ``n_samples``.
     """
-    _check_mu_log_std(f, mu, log_std, n_samples)
-    mu, log_std = mu.detach(), log_std.detach()
-    std = log_std.exp()
-    eps = standard_normal((n_samples, *mu.shape), mu, generator)
+    mu, std, eps = _pathwise_draws(f, mu, log_std, n_samples, generator)
     with torch.enable_grad():
         omega = (mu + std * eps).requires_grad_(True)
         (df,) = torch.autograd.grad(_eval_f(f, omega, n_samples).sum(), omega)
