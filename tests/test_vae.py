@@ -91,6 +91,38 @@ def test_loss_is_reconstruction_plus_kl_and_matches_binary_cross_entropy(device,
     torch.testing.assert_close(beta_half.total, terms.reconstruction + 0.5 * terms.kl)
 
 
+def test_several_draws_per_example_keep_the_estimate_unbiased_and_divide_its_variance(device):
+    """L draws of ε per example: the mean of R estimates matches the quadrature ELBO (4 standard
+    errors) for L = 1 and L = 8, and the variance ratio is L (tolerance: 5 standard errors of the
+    log of the ratio, SE(log s²) ≈ √((κ − 1)/R) with κ the sample kurtosis)."""
+    model = _tiny_model().to(device)
+    x = torch.tensor([[1.5, 0.7]], dtype=torch.float64, device=device)
+    with torch.no_grad():
+        _, elbo = _quadrature(model.cpu(), x.cpu())
+        model.to(device)
+        R, gen = 4000, torch.Generator().manual_seed(11)
+        est = {L: -torch.stack([V.loss(model, x, n_samples=L, generator=gen).total for _ in range(R)]).cpu()
+               for L in (1, 8)}
+    for L, e in est.items():
+        assert abs(float(e.mean() - elbo[0])) < 4 * float(e.std()) / math.sqrt(R), L
+    se_log = [math.sqrt((float(((e - e.mean()) ** 4).mean() / e.var() ** 2) - 1) / R) for e in est.values()]
+    log_ratio = math.log(float(est[1].var() / est[8].var()))
+    assert abs(log_ratio - math.log(8)) < 5 * math.hypot(*se_log)
+
+
+def test_several_draws_per_example_in_training_and_evaluation(device, gen):
+    torch.manual_seed(0)
+    model = V.VAE(x_dim=12, z_dim=3, hidden=(16,)).to(device)
+    x = torch.rand(40, 12, generator=gen)
+    terms = V.loss(model, x.to(device), n_samples=5, generator=torch.Generator().manual_seed(1))
+    torch.testing.assert_close(terms.total, terms.reconstruction + terms.kl)
+    assert terms.total.device.type == device.type
+    hist = V.train(model, x, epochs=2, batch_size=16, n_samples=3, generator=torch.Generator().manual_seed(0), progress=False)
+    assert len(hist["loss"]) == 2 and all(math.isfinite(v) for v in hist["loss"])
+    one, many = (V.evaluate(model, x, n_samples=L, generator=torch.Generator().manual_seed(2)) for L in (1, 50))
+    torch.testing.assert_close(one.kl, many.kl)                       # the KL term is closed-form: no draws
+
+
 def test_reparametrized_loss_sends_gradients_to_the_encoder(gen):
     model = V.VAE(x_dim=6, z_dim=2, hidden=(8,))
     V.loss(model, torch.rand(4, 6, generator=gen), generator=gen).total.backward()
@@ -171,6 +203,8 @@ def test_train_accepts_a_condition_function(gen):
     (lambda: V.loss(V.CVAE(4, 3, 2, (3,)), torch.zeros(2, 4), torch.tensor([0, 3])), "c given as labels"),
     (lambda: V.loss(V.CVAE(4, 3, 2, (3,)), torch.zeros(2, 4), torch.zeros(3, 3)), "c must have one row"),
     (lambda: V.loss(V.VAE(4, 2, (3,)), torch.zeros(2, 4), beta=-1.0), "beta"),
+    (lambda: V.loss(V.VAE(4, 2, (3,)), torch.zeros(2, 4), n_samples=0), "n_samples"),
+    (lambda: V.train(V.VAE(4, 2, (3,)), torch.zeros(2, 4), n_samples=1.5, progress=False), "n_samples"),
     (lambda: V.loss(torch.nn.Linear(2, 2), torch.zeros(2, 2)), "model"),
     (lambda: V.iwae_bound(V.VAE(4, 2, (3,)), torch.zeros(2, 4), 0), "k"),
     (lambda: V.train(V.VAE(4, 2, (3,)), torch.zeros(2, 4), epochs=0), "epochs"),
