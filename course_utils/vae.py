@@ -18,8 +18,8 @@ and each is trained by maximising its ELBO (the lecture's L_VAE, L_CVAE, L_SCVAE
 
 i.e. by minimising :func:`loss`, the negative ELBO split into its reconstruction and KL terms.
 (The lecture's slides print "+ KL" in L_CVAE and L_SCVAE; the ELBO always *subtracts* the KL, as
-in L_VAE.)  The expectation is estimated with one reparametrised draw z = μ_φ + σ_φ ⊙ ε,
-ε ~ N(0, I) (the reparametrization trick of notebook 5).
+in L_VAE.)  The expectation is estimated with L = ``n_samples`` reparametrised draws
+z = μ_φ + σ_φ ⊙ ε, ε ~ N(0, I) (default L = 1; the reparametrization trick of notebook 5).
 
 Shapes: data x are ``[B, x_dim]`` (images are flattened: ``[B, H, W]`` is accepted and reshaped);
 conditions c are ``[B, c_dim]`` floats, or ``[B]`` integer class labels for :class:`CVAE`
@@ -231,6 +231,13 @@ class LatentVariableModel(nn.Module):
         """E[x|z, ·] from the decoder output (probabilities for Bernoulli, the means for Gaussian)."""
         return torch.sigmoid(out) if self.likelihood == "bernoulli" else out
 
+    def variance(self, out: torch.Tensor) -> torch.Tensor:
+        """Var[x|z, ·] from the decoder output: p(1 − p) for Bernoulli, σ_θ² for Gaussian (same shape as ``out``)."""
+        if self.likelihood == "bernoulli":
+            p = torch.sigmoid(out)
+            return p * (1 - p)
+        return (2 * self.log_sigma.clamp(min=-7.0)).exp().expand_as(out)
+
     @torch.no_grad()
     def init_output_bias(self, x: torch.Tensor) -> "LatentVariableModel":
         """Start the decoder at the data's mean: its output bias is set to logit(x̄) (Bernoulli) or x̄
@@ -309,6 +316,29 @@ class SCVAE(LatentVariableModel):
         check_int("n_samples", n_samples, minimum=2)
         draws = self.generate(m, n_samples=n_samples, generator=generator)
         return draws.mean(0), draws.std(0)
+
+    @torch.no_grad()
+    def predictive(self, m: torch.Tensor, n_samples: int = 100, *, generator: torch.Generator | None = None
+                   ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The predictive p_θ(x|m) = ∫ p_θ(x|m, z) p_θ(z|m) dz from S = ``n_samples`` draws z_s ~ p_θ(z|m).
+
+        Its variance splits by the law of total variance (the lecture's regression split,
+        :func:`course_utils.uncertainty.decompose_regression`):
+
+            Var[x|m] ≈ (1/S) Σ_s (E[x|m, z_s] − x̄)²   +   (1/S) Σ_s Var[x|m, z_s]
+                       (which field: z is unknown)        (the decoder's noise: σ_θ², or p(1 − p))
+
+        Returns ``(mean, std_latent, std_total)``, each ``[B, x_dim]``: the mean x̄, the square
+        root of the first term alone (what :meth:`reconstruct` reports) and of the sum.
+        """
+        from course_utils.uncertainty import decompose_regression
+
+        check_int("n_samples", n_samples, minimum=2)
+        mu, logvar = self.prior(m)
+        z = reparametrize(mu, logvar, n_samples, generator)
+        out = self.decode(z, m)                                              # [S, B, x_dim]
+        noise, latent = decompose_regression(self.mean(out), self.variance(out))
+        return self.mean(out).mean(0), latent.sqrt(), (latent + noise).sqrt()
 
 
 # ----------------------------------------------------------------------------- the objective

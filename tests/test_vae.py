@@ -110,7 +110,7 @@ def test_several_draws_per_example_keep_the_estimate_unbiased_and_divide_its_var
     assert abs(log_ratio - math.log(8)) < 5 * math.hypot(*se_log)
 
 
-def test_several_draws_per_example_in_training_and_evaluation(device, gen):
+def test_several_draws_per_example_in_training_and_evaluation(device, gen, monkeypatch):
     torch.manual_seed(0)
     model = V.VAE(x_dim=12, z_dim=3, hidden=(16,)).to(device)
     x = torch.rand(40, 12, generator=gen)
@@ -119,8 +119,21 @@ def test_several_draws_per_example_in_training_and_evaluation(device, gen):
     assert terms.total.device.type == device.type
     hist = V.train(model, x, epochs=2, batch_size=16, n_samples=3, generator=torch.Generator().manual_seed(0), progress=False)
     assert len(hist["loss"]) == 2 and all(math.isfinite(v) for v in hist["loss"])
-    one, many = (V.evaluate(model, x, n_samples=L, generator=torch.Generator().manual_seed(2)) for L in (1, 50))
-    torch.testing.assert_close(one.kl, many.kl)                       # the KL term is closed-form: no draws
+    # evaluate passes L on: one batch of the whole set equals loss() with the same draws
+    full = V.evaluate(model, x, batch_size=len(x), n_samples=7, generator=torch.Generator().manual_seed(2))
+    direct = V.loss(model, x.to(device), n_samples=7, generator=torch.Generator().manual_seed(2))
+    torch.testing.assert_close(full.total.float(), direct.total.detach().cpu().float())
+    # train passes L on to every step
+    seen: list[int] = []
+    original = V.loss
+
+    def recording_loss(*args, **kwargs):
+        seen.append(kwargs["n_samples"])
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(V, "loss", recording_loss)
+    V.train(model, x, epochs=1, batch_size=20, n_samples=4, generator=torch.Generator().manual_seed(0), progress=False)
+    assert seen == [4, 4]
 
 
 def test_reparametrized_loss_sends_gradients_to_the_encoder(gen):
@@ -161,6 +174,39 @@ def test_shapes_and_devices_of_all_three_models(kind, device, gen):
     if kind == "scvae":
         mean, std = model.reconstruct(c, 10)
         assert mean.shape == std.shape == (B, 16) and bool((std >= 0).all())
+
+
+def test_scvae_predictive_variance_is_latent_spread_plus_decoder_noise(device):
+    """Law of total variance: std_total² = std_latent² + σ_θ² exactly for the Gaussian decoder; the
+    latent part is reconstruct()'s spread (same draws, 1/S instead of 1/(S−1)); and std_total² is
+    the variance of real draws x ~ p_θ(x|m) (S = 20000 draws: tolerance 5 standard errors of a
+    variance, σ²·√(2/S) for Gaussian-like draws, plus the 1/S difference)."""
+    torch.manual_seed(0)
+    model = V.SCVAE(x_dim=5, m_dim=3, z_dim=2, hidden=(8,), init_sigma=0.2).double().to(device)
+    m = torch.randn(4, 3, generator=torch.Generator().manual_seed(1), dtype=torch.float64).to(device)
+    S = 20000
+    mean, std_latent, std_total = model.predictive(m, S, generator=torch.Generator().manual_seed(2))
+    assert mean.shape == std_latent.shape == std_total.shape == (4, 5) and mean.device.type == device.type
+    sigma2 = (2 * model.log_sigma.detach()).exp()
+    torch.testing.assert_close(std_total ** 2 - std_latent ** 2, sigma2.expand(4, 5), rtol=1e-9, atol=1e-12)
+    rec_mean, rec_std = model.reconstruct(m, S, generator=torch.Generator().manual_seed(2))
+    torch.testing.assert_close(rec_mean, mean)
+    torch.testing.assert_close(rec_std ** 2 * (S - 1) / S, std_latent ** 2)
+    with torch.no_grad():                                    # x ~ p(x|m): z ~ p(z|m), then x ~ N(E[x|m,z], σ_θ²)
+        g = torch.Generator().manual_seed(3)
+        mu_p, lv_p = model.prior(m)
+        z = V.reparametrize(mu_p, lv_p, S, g)
+        x = model.decode(z, m) + sigma2.sqrt() * torch.randn(S, 4, 5, generator=g, dtype=torch.float64).to(device)
+    assert bool(((x.var(0) - std_total ** 2).abs() <= 5 * std_total ** 2 * math.sqrt(2 / S)).all())
+
+
+def test_bernoulli_decoder_variance_is_p_times_one_minus_p():
+    model = V.SCVAE(x_dim=4, m_dim=2, z_dim=2, hidden=(6,), likelihood="bernoulli")
+    out = torch.linspace(-3, 3, 8).reshape(2, 4)
+    p = torch.sigmoid(out)
+    torch.testing.assert_close(model.variance(out), p * (1 - p))
+    _, std_latent, std_total = model.predictive(torch.randn(3, 2), 10)
+    assert bool((std_total >= std_latent).all()) and bool((std_total <= 0.5).all())
 
 
 def test_cvae_takes_labels_or_one_hot_conditions(gen):
@@ -204,6 +250,7 @@ def test_train_accepts_a_condition_function(gen):
     (lambda: V.loss(V.CVAE(4, 3, 2, (3,)), torch.zeros(2, 4), torch.zeros(3, 3)), "c must have one row"),
     (lambda: V.loss(V.VAE(4, 2, (3,)), torch.zeros(2, 4), beta=-1.0), "beta"),
     (lambda: V.loss(V.VAE(4, 2, (3,)), torch.zeros(2, 4), n_samples=0), "n_samples"),
+    (lambda: V.SCVAE(4, 2, 2, (3,)).predictive(torch.zeros(2, 2), 1), "n_samples"),
     (lambda: V.train(V.VAE(4, 2, (3,)), torch.zeros(2, 4), n_samples=1.5, progress=False), "n_samples"),
     (lambda: V.loss(torch.nn.Linear(2, 2), torch.zeros(2, 2)), "model"),
     (lambda: V.iwae_bound(V.VAE(4, 2, (3,)), torch.zeros(2, 4), 0), "k"),
