@@ -9,11 +9,11 @@ estimate of -log p(x) with k = 100, and the seconds per epoch.  Reads the IDX fi
 
 ``--samples L`` is the number of draws of eps per image in each training step (the Monte Carlo
 estimate of the reconstruction term, ``course_utils.vae.elbo_terms``).  Test -ELBO, mean +- sd over
-seeds 0-4 (L = 1: seeds 0-5), and seconds per epoch with 2 threads on a 2-core CPU:
+seeds 0-4 (L = 1: seeds 0-5; L = 4: seeds 0-9), and seconds per epoch with 2 threads on a 2-core CPU:
 
     L = 1 (the reference recipe)   244.22 +- 0.20 nats   2.4-3.0 s
     L = 2                          243.78 +- 0.27
-    L = 4 (the default here)       243.38 +- 0.14        4.8 s
+    L = 4 (the default here)       243.41 +- 0.16        4.8 s   (worst seed 243.64)
     pytorch/examples' vae/main.py  244.33 +- 0.28        (--reference: a line-by-line port, L = 1)
 
 So with L = 1 the package's VAE sits where the reference recipe sits, on both sides of the bar from
