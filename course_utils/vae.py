@@ -224,8 +224,11 @@ class LatentVariableModel(nn.Module):
         if self.likelihood == "bernoulli":
             # Bernoulli log-likelihood with logits; also defined for intensities in [0, 1] (the usual recipe)
             return -F.binary_cross_entropy_with_logits(out, x.expand_as(out), reduction="none").sum(-1)
-        log_sigma = self.log_sigma.clamp(min=-7.0)
-        return D.Normal(out, log_sigma.exp()).log_prob(x).sum(-1)
+        return D.Normal(out, self._log_sigma().exp()).log_prob(x).sum(-1)
+
+    def _log_sigma(self) -> torch.Tensor:
+        """log σ_θ of the Gaussian decoder, floored at −7 so that the likelihood stays finite."""
+        return self.log_sigma.clamp(min=-7.0)
 
     def mean(self, out: torch.Tensor) -> torch.Tensor:
         """E[x|z, ·] from the decoder output (probabilities for Bernoulli, the means for Gaussian)."""
@@ -236,7 +239,7 @@ class LatentVariableModel(nn.Module):
         if self.likelihood == "bernoulli":
             p = torch.sigmoid(out)
             return p * (1 - p)
-        return (2 * self.log_sigma.clamp(min=-7.0)).exp().expand_as(out)
+        return (2 * self._log_sigma()).exp().expand_as(out)
 
     @torch.no_grad()
     def init_output_bias(self, x: torch.Tensor) -> "LatentVariableModel":
@@ -337,8 +340,9 @@ class SCVAE(LatentVariableModel):
         mu, logvar = self.prior(m)
         z = reparametrize(mu, logvar, n_samples, generator)
         out = self.decode(z, m)                                              # [S, B, x_dim]
-        noise, latent = decompose_regression(self.mean(out), self.variance(out))
-        return self.mean(out).mean(0), latent.sqrt(), (latent + noise).sqrt()
+        means = self.mean(out)
+        noise, latent = decompose_regression(means, self.variance(out))
+        return means.mean(0), latent.sqrt(), (latent + noise).sqrt()
 
 
 # ----------------------------------------------------------------------------- the objective
@@ -363,12 +367,8 @@ def elbo_terms(model: LatentVariableModel, x: torch.Tensor, c: torch.Tensor | No
     check_int("n_samples", n_samples)
     x = model.flatten(x)
     mu_q, logvar_q = model.encode(x, c)
-    if n_samples == 1:
-        z = reparametrize(mu_q, logvar_q, generator=generator)             # the reparametrization trick
-        rec = model.log_likelihood(x, model.decode(z, c))
-    else:
-        z = reparametrize(mu_q, logvar_q, n_samples, generator)            # [L, B, z_dim]
-        rec = model.log_likelihood(x, model.decode(z, c)).mean(0)
+    z = reparametrize(mu_q, logvar_q, n_samples, generator)                # the reparametrization trick, [L, B, z_dim]
+    rec = model.log_likelihood(x, model.decode(z, c)).mean(0)
     mu_p, logvar_p = model.prior(c, x.shape[0], like=x)
     kl = kl_diagonal_gaussians(mu_q, logvar_q, mu_p, logvar_p)
     return rec, kl
